@@ -15,3 +15,7 @@ class ConfigError(InfomaxError, ValueError):
 
 class WorkdirError(InfomaxError, OSError):
   """The work directory cannot hold the run's artifacts."""
+
+
+class TrainingError(InfomaxError, RuntimeError):
+  """Training cannot go on (e.g. a non-finite loss)."""

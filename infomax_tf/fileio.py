@@ -20,21 +20,35 @@ def _temporary_sibling(path: str) -> str:
   return os.path.join(head, f".{tail}.tmp-{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` via a temporary file and a rename."""
+def atomic_write(path: str, content) -> None:
+  """Writes str or bytes to `path` via a temporary sibling and a rename;
+  creates the parent directory if needed."""
+  makedirs(os.path.dirname(path))
   tmp = _temporary_sibling(path)
   try:
-    with tf.io.gfile.GFile(tmp, "w") as f:
-      f.write(text)
+    with tf.io.gfile.GFile(tmp, "wb" if isinstance(content, bytes) else "w") \
+        as f:
+      f.write(content)
     tf.io.gfile.rename(tmp, path, overwrite=True)
   finally:
     if tf.io.gfile.exists(tmp):
       tf.io.gfile.remove(tmp)
 
 
+def makedirs(path: str) -> None:
+  if path:
+    tf.io.gfile.makedirs(path)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+  atomic_write(path, text)
+
+
 def write_json(path: str, obj) -> None:
-  """Atomically writes `obj` as indented, key-sorted JSON (diffable artifacts)."""
-  atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+  """Atomically writes `obj` as indented, key-sorted, strict JSON (NaN is an
+  error, not an unreadable token)."""
+  atomic_write(path, json.dumps(obj, indent=2, sort_keys=True,
+                                allow_nan=False) + "\n")
 
 
 def read_json(path: str):
