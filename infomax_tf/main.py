@@ -4,28 +4,59 @@ r"""Command line: reproduce a claim of Tschannen et al. (ICLR 2020).
   python -m infomax_tf.main --claim=all --profile=paper
   python -m infomax_tf.main --baseline             # pixel baseline only
 
-Flags -> typed config -> the claim's pipeline. Errors the user can fix are
+Flags -> typed settings -> the claim's pipeline. Errors the user can fix are
 reported in one line (the traceback with --verbosity=1).
 """
 
+import logging as std_logging
+import os
 import sys
 
 from absl import app
-from absl import flags
 from absl import logging
 
 from infomax_tf import cli_flags
 from infomax_tf import errors
 
 
+def _print_verdict(verdict: dict, workdir: str) -> None:
+  word = "supported" if verdict["supported"] else "NOT supported"
+  print(f"claim {verdict['claim']}: {word} ({verdict['profile']} profile, "
+        f"{verdict['dataset']}, {verdict['seeds']} seeds)")
+  for experiment in verdict["experiments"]:
+    failed = [c["name"] for c in experiment["checks"] if not c["passed"]]
+    status = "ok" if experiment["supported"] else f"failed: {'; '.join(failed)}"
+    print(f"  {experiment['id']}: {status}")
+  print(f"  report: {os.path.join(workdir, 'claim' + verdict['claim'], 'report.md')}")
+
+
+def _only_our_info_logs() -> None:
+  """Keeps INFO lines from this project; TensorFlow's own INFO chatter
+  (savers, SavedModel assets) stays hidden unless --verbosity is raised."""
+  if logging.get_verbosity() > logging.INFO:
+    return
+  ours = (os.sep + "infomax_tf" + os.sep, os.sep + "pipelines" + os.sep)
+
+  def keep(record):
+    return (record.levelno > std_logging.INFO or
+            any(part in record.pathname for part in ours))
+
+  # On the handler: TensorFlow logs through absl's logger and its own.
+  logging.get_absl_handler().addFilter(keep)
+  std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
+
+
 def main(argv):
+  _only_our_info_logs()
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   run_config = cli_flags.run_config()
+  settings = run_config.settings
   try:
+    # pylint: disable=g-import-not-at-top
     if run_config.baseline:
-      from pipelines import baseline  # pylint: disable=g-import-not-at-top
-      record = baseline.run(run_config.data, run_config.workdir)
+      from pipelines import baseline
+      record = baseline.run(settings.data, settings.workdir)
       print(f"pixel baseline ({record['dataset']}, {record['view']} view 1, "
             f"noise sd {record['noise_sd']}): accuracy "
             f"{record['accuracy']:.4f} ({record['n_train']} train / "
@@ -33,9 +64,10 @@ def main(argv):
       return 0
     if run_config.claim is None:
       raise app.UsageError("pass --claim=1|2|3|4|all, or --baseline")
-    raise errors.ConfigError(
-        f"--claim={run_config.claim} is not implemented yet; only --baseline "
-        "runs in this version")
+    import pipelines
+    for verdict in pipelines.run_claims(run_config.claim, settings):
+      _print_verdict(verdict, settings.workdir)
+    return 0
   except errors.InfomaxError as e:
     if logging.get_verbosity() >= logging.DEBUG:
       raise

@@ -94,6 +94,7 @@ class TrainConfig:
   eval_batch_size: int = 512
   noise_sd: float = 0.0  # Fresh noise per training step; fixed for evaluation.
   jacobian: bool = False
+  jacobian_batch: int = 128  # Training examples whose Jacobians are measured.
   probe: bool = True
   jit_compile: bool = True
 
@@ -248,7 +249,7 @@ class _Evaluator:
     k = config.eval_batch_size
     n_train_eval = min(len(self.x1_train) // k, MAX_TRAIN_EVAL_BATCHES) * k
     self.train_slice = n_train_eval  # May be 0 for tiny training sets.
-    self.diag_batch = self.x1_train[:config.batch_size]
+    self.diag_batch = self.x1_train[:config.jacobian_batch]
     eval_bound = estimators.evaluation_estimator(config.bound)
     # Known view sizes: flows need a static last dimension.
     spec1 = tf.TensorSpec([None, self.x1_test.shape[1]], tf.float32)

@@ -1,2 +1,45 @@
 """Pipelines: one declaration per claim of the paper, as stages with typed
-inputs, outputs and recorded artifacts under the workdir."""
+inputs, outputs and recorded artifacts under `<workdir>/claim<N>/`."""
+
+import os
+
+from infomax_tf import config as config_lib
+from infomax_tf import errors
+from infomax_tf import fileio
+from infomax_tf import report
+
+
+def build(claim: str, settings: config_lib.Settings):
+  """The pipeline of one claim ("1" .. "4")."""
+  # pylint: disable=g-import-not-at-top
+  from pipelines import claim1, claim2, claim3, claim4
+  modules = {"1": claim1, "2": claim2, "3": claim3, "4": claim4}
+  return modules[claim].build(settings)
+
+
+def run_claims(claim: str, settings: config_lib.Settings) -> list[dict]:
+  """Runs one claim or all of them; returns their verdicts.
+
+  With `claim == "all"` also writes `<workdir>/summary.json` and `summary.md`.
+  """
+  # pylint: disable=g-import-not-at-top
+  from pipelines import components
+  from pipelines import runner as runner_lib
+  fileio.ensure_writable_dir(settings.workdir)
+  claims = ["1", "2", "3", "4"] if claim == "all" else [claim]
+  if settings.runner != "local":
+    raise errors.ConfigError(f"--runner={settings.runner} is not available "
+                             "yet; use the local runner")
+  runner = runner_lib.LocalRunner(force=settings.force)
+  memo = {}  # Data loaded once, shared by every claim.
+  verdicts = []
+  for name in claims:
+    context = components.Context(
+        workdir=os.path.join(settings.workdir, f"claim{name}"), memo=memo)
+    results = runner.run(build(name, settings), context)
+    verdicts.append(results["report"])
+  if claim == "all":
+    report.write_summary(verdicts, os.path.join(settings.workdir,
+                                                "summary.json"),
+                         os.path.join(settings.workdir, "summary.md"))
+  return verdicts

@@ -62,10 +62,10 @@ def test_bad_flags_exit_with_usage(flag, message):
   assert message in result.stderr
 
 
-def test_unimplemented_claim_says_so(tmp_path):
-  result = run_main("--claim=1", f"--workdir={tmp_path}")
+def test_unavailable_runner_says_so(tmp_path):
+  result = run_main("--claim=1", "--runner=beam", f"--workdir={tmp_path}")
   assert result.returncode != 0
-  assert "not implemented" in result.stderr
+  assert "--runner=beam is not available" in result.stderr
 
 
 def test_no_action_is_a_usage_error():
