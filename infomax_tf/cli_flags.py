@@ -71,6 +71,9 @@ _EXPLICIT = {"data", "workdir", "profile", "seeds", "force", "runner",
              "beam_options"}
 
 _HELP = {
+    "beam_stage_attempts": "--runner=beam: attempts per training stage in a "
+                           "worker (each retry resumes from the stage's last "
+                           "checkpoint), on top of the runner's own retries.",
     "batch_size": "Training batch size K (the bound's number of pairs).",
     "eval_batch_size": "Batch size of test I_EST evaluation.",
     "learning_rate": "Adam learning rate of InfoMax training.",
@@ -164,7 +167,7 @@ def _positive(name):
                            message=f"--{name} must be > 0")
 
 
-for _name in ("batch_size", "eval_batch_size", "fig1ab_steps", "fig1ab_evals",
+for _name in ("beam_stage_attempts", "batch_size", "eval_batch_size", "fig1ab_steps", "fig1ab_evals",
               "fig1ab_couplings", "fig1c_iterations", "fig1c_eval_every",
               "fig1c_couplings", "fig2_steps", "fig2_evals", "fig2_layers", "fig2_jacobian_batch",
               "fig3_steps", "fig3_evals", "fig4ab_steps", "fig4ab_evals",

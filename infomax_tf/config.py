@@ -35,6 +35,7 @@ class Settings:
   force: bool = False
   runner: str = "local"
   beam_options: str = ""
+  beam_stage_attempts: int = 3
   # Shared training settings.
   batch_size: int = 128
   eval_batch_size: int = 512
@@ -77,6 +78,19 @@ class Settings:
   fig4c_steps: int = 20000
   fig4c_record_every: int = 100
   fig4c_learning_rate: float = 1e-4
+
+  def to_dict(self) -> dict:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_dict(cls, values: dict) -> "Settings":
+    """Inverse of `to_dict` (JSON turns tuples into lists)."""
+    values = dict(values)
+    values["data"] = DataConfig(**values["data"])
+    for field in dataclasses.fields(cls):
+      if isinstance(field.default, tuple) and field.name in values:
+        values[field.name] = tuple(values[field.name])
+    return cls(**values)
 
   def seed_list(self) -> list[int]:
     return list(range(self.seeds))

@@ -35,6 +35,7 @@ from infomax_tf import diagnostics
 from infomax_tf import encoders as encoders_lib
 from infomax_tf import errors
 from infomax_tf import estimators
+from infomax_tf import faults
 from infomax_tf import metric_learning
 from infomax_tf import probe
 from infomax_tf import tracking
@@ -467,9 +468,10 @@ def train_and_evaluate(config: TrainConfig, views: data_lib.Views,
       recorder.flush()
     checkpoint.save()
     progress.evaluation(step, _summary_line(new_records[0]))
+    faults.maybe_fail(name, step)
 
   for recorder in recorders:
-    recorder.finish()
+    recorder.finish({"resumed_from_step": resumed_step})
   return [list(recorder.records) for recorder in recorders]
 
 

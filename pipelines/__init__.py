@@ -4,7 +4,6 @@ inputs, outputs and recorded artifacts under `<workdir>/claim<N>/`."""
 import os
 
 from infomax_tf import config as config_lib
-from infomax_tf import errors
 from infomax_tf import fileio
 from infomax_tf import report
 
@@ -27,13 +26,14 @@ def run_claims(claim: str, settings: config_lib.Settings) -> list[dict]:
   from pipelines import runner as runner_lib
   fileio.ensure_writable_dir(settings.workdir)
   claims = ["1", "2", "3", "4"] if claim == "all" else [claim]
-  if settings.runner != "local":
-    raise errors.ConfigError(f"--runner={settings.runner} is not available "
-                             "yet; use the local runner")
-  runner = runner_lib.LocalRunner(force=settings.force)
   memo = {}  # Data loaded once, shared by every claim.
   verdicts = []
   for name in claims:
+    if settings.runner == "beam":
+      from pipelines import beam_runner
+      runner = beam_runner.BeamRunner(settings, name)
+    else:
+      runner = runner_lib.LocalRunner(force=settings.force)
     context = components.Context(
         workdir=os.path.join(settings.workdir, f"claim{name}"), memo=memo)
     results = runner.run(build(name, settings), context)

@@ -77,7 +77,8 @@ def _fig1c_stage(settings: config_lib.Settings) -> components.Stage:
 
   params = {"adversarial": adversarial_config.to_dict(), "seeds": seeds,
             "data": common._data_params(settings),  # pylint: disable=protected-access
-            "tags": {"experiment": "fig1c", "profile": settings.profile}}
+            "tags": {"experiment": "fig1c", "profile": settings.profile},
+            "parallel": True}
   return components.Stage("fig1c/adversarial", run, params,
                           inputs=(common.DATA_STAGE,),
                           outputs=tuple(run_dirs) + tuple(checkpoint_dirs))

@@ -97,7 +97,8 @@ def _fig4c_stage(settings: config_lib.Settings) -> components.Stage:
             "runs": {name: rows for name, rows in zip(names, records)}}
 
   params = {"configs": [c.__dict__ for c in configs], "seeds": seeds,
-            "tags": {"experiment": "fig4c", "profile": settings.profile}}
+            "tags": {"experiment": "fig4c", "profile": settings.profile},
+            "parallel": True}
   return components.Stage(
       "fig4c/train", run, params,
       outputs=tuple(d for row in run_dirs for d in row) +

@@ -98,7 +98,7 @@ def train_stages(settings: config_lib.Settings, experiment: str,
     run_dirs = [run_dir(experiment, config_name, s) for s in seeds]
     params = {"train": train_config.to_dict(), "seeds": seeds,
               "data": _data_params(settings), "tags": tags,
-              "parallel_group": f"{experiment}/train"}
+              "parallel": True}
 
     def run(context, params, run_dirs=run_dirs, checkpoint_dir=checkpoint_dir,
             seeds=seeds, name=name):

@@ -53,6 +53,7 @@ def test_explicit_flags_override_the_profile(tmp_path):
     ("--profile=huge", "value should be one of"),
     ("--dataset=svhn", "value should be one of"),
     ("--view=diagonal", "value should be one of"),
+    ("--runner=spark", "value should be one of"),
     ("--seeds=0", "0 is not a positive integer"),
     ("--flagfile=/nonexistent.flags", "nonexistent.flags"),
 ])
@@ -60,12 +61,6 @@ def test_bad_flags_exit_with_usage(flag, message):
   result = run_main(flag)
   assert result.returncode != 0
   assert message in result.stderr
-
-
-def test_unavailable_runner_says_so(tmp_path):
-  result = run_main("--claim=1", "--runner=beam", f"--workdir={tmp_path}")
-  assert result.returncode != 0
-  assert "--runner=beam is not available" in result.stderr
 
 
 def test_no_action_is_a_usage_error():
