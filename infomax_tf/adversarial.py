@@ -170,6 +170,7 @@ def run_adversarial(config: AdversarialConfig, views: data_lib.Views,
     "inverse_error", "classifier_loss", "encoder_loss", ...}.
   """
   config.validate(views.n_train)
+  data_lib.check_finite(views)
   tf.config.experimental.enable_op_determinism()
   results = []
   for seed, run_dir, checkpoint_dir in zip(seeds, run_dirs, checkpoint_dirs):

@@ -396,6 +396,20 @@ def load_views(dataset: str = "mnist", view: str = "top_bottom",
   return make_views(images, view, noise_sd=noise_sd, noise_seed=noise_seed)
 
 
+def check_finite(views: Views) -> None:
+  """Raises DataError naming the arrays that hold NaN or Inf."""
+  bad = {name: int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+         for name, array in (("x1_train", views.x1_train),
+                             ("x2_train", views.x2_train),
+                             ("x1_test", views.x1_test),
+                             ("x2_test", views.x2_test))}
+  bad = {name: count for name, count in bad.items() if count}
+  if bad:
+    listing = ", ".join(f"{name}: {count}" for name, count in bad.items())
+    raise errors.DataError(f"{views.dataset} views contain non-finite values "
+                           f"({listing})")
+
+
 # ----------------------------------------------------------------------------
 # tf.data pipelines
 

@@ -114,6 +114,9 @@ def export_encoder(encoder: Any,
   parent, name = os.path.split(target)
   tf.io.gfile.makedirs(parent)
   _recover(target)
+  # Staging directories of exports killed midway (one writer per target).
+  for stale in tf.io.gfile.glob(os.path.join(parent, f".{name}.tmp-*")):
+    tf.io.gfile.rmtree(stale)
 
   module = _EncoderModule(encoder, input_dim, invertible)
   signatures = {SERVING_SIGNATURE: module.forward}

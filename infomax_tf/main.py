@@ -15,8 +15,8 @@ import sys
 from absl import app
 from absl import logging
 
-from infomax_tf import cli_flags
 from infomax_tf import errors
+from infomax_tf import startup
 
 
 def _print_verdict(verdict: dict, workdir: str) -> None:
@@ -47,12 +47,14 @@ def _only_our_info_logs() -> None:
 
 
 def main(argv):
+  from infomax_tf import cli_flags  # pylint: disable=g-import-not-at-top
   _only_our_info_logs()
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   run_config = cli_flags.run_config()
   settings = run_config.settings
   try:
+    if len(argv) > 1:
+      raise errors.ConfigError(
+          f"unexpected arguments: {' '.join(argv[1:])} (flags start with --)")
     # pylint: disable=g-import-not-at-top
     if run_config.baseline:
       from pipelines import baseline
@@ -63,7 +65,8 @@ def main(argv):
             f"{record['n_test']} test)")
       return 0
     if run_config.claim is None:
-      raise app.UsageError("pass --claim=1|2|3|4|all, or --baseline")
+      raise errors.ConfigError("pass --claim=1|2|3|4|all, or --baseline "
+                               "(--helpshort lists the flags)")
     import pipelines
     for verdict in pipelines.run_claims(run_config.claim, settings):
       _print_verdict(verdict, settings.workdir)
@@ -76,6 +79,9 @@ def main(argv):
 
 
 def run():
+  startup.import_tensorflow_quietly()
+  # Defining the flags imports TensorFlow: after the quiet import.
+  from infomax_tf import cli_flags  # pylint: disable=g-import-not-at-top
   app.run(main, argv=cli_flags.with_profile_flagfile(sys.argv))
 
 

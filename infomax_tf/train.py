@@ -398,6 +398,7 @@ def train_and_evaluate(config: TrainConfig, views: data_lib.Views,
   if all(r.is_complete() for r in recorders):
     return [tracking.read_records(d) for d in run_dirs]
   config.validate(views.n_train, views.n_test)
+  data_lib.check_finite(views)
   # Same config and seed give identical numbers on the same machine.
   tf.config.experimental.enable_op_determinism()
 

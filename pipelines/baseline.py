@@ -6,6 +6,7 @@ from infomax_tf import config
 from infomax_tf import data
 from infomax_tf import fileio
 from infomax_tf import probe
+from infomax_tf import workdir_lock
 
 BASELINE_FILE = "baseline.json"
 
@@ -46,6 +47,7 @@ def run(data_config: config.DataConfig, workdir: str) -> dict:
   fileio.ensure_writable_dir(workdir)  # Fail before any work.
   views = data.load_views(data_config.dataset, data_config.view,
                           data_dir=data_config.data_dir)
-  record = pixel_baseline(views)
-  write(record, workdir)
+  with workdir_lock.hold(workdir):
+    record = pixel_baseline(views)
+    write(record, workdir)
   return record

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from infomax_tf import config as config_lib
 from infomax_tf import data as data_lib
+from infomax_tf import errors
 from infomax_tf import export as export_lib
 from infomax_tf import fileio
 from infomax_tf import report
@@ -41,6 +42,20 @@ def load_views(context: components.Context,
         data_params["dataset"], data_params["view"],
         data_dir=data_params["data_dir"])
   return context.memo[key]
+
+
+def check_data_fits(settings: config_lib.Settings,
+                    views: data_lib.Views) -> None:
+  """Data, or settings the data cannot satisfy, fail before any work."""
+  data_lib.check_finite(views)
+  if settings.batch_size > views.n_train:
+    raise errors.ConfigError(
+        f"--batch_size={settings.batch_size} exceeds the {views.n_train} "
+        f"training images of {views.dataset}")
+  if settings.eval_batch_size > views.n_test:
+    raise errors.ConfigError(
+        f"--eval_batch_size={settings.eval_batch_size} exceeds the "
+        f"{views.n_test} test images of {views.dataset}")
 
 
 def data_stage(settings: config_lib.Settings) -> components.Stage:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
@@ -11,7 +10,7 @@ from infomax_tf import config as config_lib
 from infomax_tf import faults
 from pipelines import beam_runner
 from pipelines import components
-from tests import conftest
+from tests import cli
 
 pytest.importorskip("apache_beam", reason="apache-beam is optional "
                     "(requirements-beam.txt); .ci/run installs it")
@@ -19,14 +18,6 @@ pytest.importorskip("apache_beam", reason="apache-beam is optional "
 MULTI_PROCESSING = ("--beam_options=--runner=DirectRunner "
                     "--direct_num_workers=2 "
                     "--direct_running_mode=multi_processing")
-
-
-def run_main(*args, env_extra=None):
-  env = dict(os.environ, INFOMAX_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3",
-             PYTHONPATH=conftest.REPO_ROOT, **(env_extra or {}))
-  return subprocess.run([sys.executable, "-m", "infomax_tf.main", *args],
-                        capture_output=True, text=True, env=env,
-                        cwd=conftest.REPO_ROOT, timeout=900)
 
 
 def _verdict(workdir):
@@ -39,13 +30,12 @@ def _records(run_dir):
 
 
 @pytest.fixture(scope="module")
-def local_and_beam(tmp_path_factory):
-  local = tmp_path_factory.mktemp("local")
+def local_and_beam(smoke_all, tmp_path_factory):
+  """The session's local smoke run, and claim 2 of it again on Beam."""
+  local = smoke_all[0]
   beam = tmp_path_factory.mktemp("beam")
-  result = run_main("--claim=2", "--profile=smoke", f"--workdir={local}")
-  assert result.returncode == 0, result.stderr[-3000:]
-  result = run_main("--claim=2", "--profile=smoke", f"--workdir={beam}",
-                    "--runner=beam", MULTI_PROCESSING)
+  result = cli.run_main("--claim=2", "--profile=smoke", f"--workdir={beam}",
+                        "--runner=beam", MULTI_PROCESSING)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "training stages on Beam" in result.stderr
   return local, beam
@@ -61,7 +51,7 @@ def test_beam_and_local_runners_agree(local_and_beam):
   assert strip(_records(beam / run)) == strip(_records(local / run))
   layout = lambda root: sorted(
       os.path.relpath(os.path.join(d, f), root)
-      for d, _, files in os.walk(root) for f in files
+      for d, _, files in os.walk(root / "claim2") for f in files
       if "events.out" not in f)
   assert layout(beam) == layout(local)
 
@@ -70,7 +60,7 @@ def test_rerunning_a_finished_sweep_trains_nothing(local_and_beam):
   _, beam = local_and_beam
   records = beam / "claim2" / components.RECORDS_DIR
   stamps = {p.name: p.stat().st_mtime_ns for p in records.iterdir()}
-  result = run_main("--claim=2", "--profile=smoke", f"--workdir={beam}",
+  result = cli.run_main("--claim=2", "--profile=smoke", f"--workdir={beam}",
                     "--runner=beam", MULTI_PROCESSING)
   assert result.returncode == 0, result.stderr[-3000:]
   assert "training stages on Beam" not in result.stderr
@@ -88,12 +78,12 @@ def test_rerunning_a_finished_sweep_trains_nothing(local_and_beam):
 def test_a_failed_element_is_retried_from_its_checkpoint(tmp_path, beam_options,
                                                          attempts):
   marker = tmp_path / "fault-fired"
-  result = run_main(
+  result = cli.run_main(
       "--claim=2", "--profile=smoke", "--fig3_critics=bilinear,separable",
       f"--workdir={tmp_path / 'runs'}", "--runner=beam", beam_options,
       f"--beam_stage_attempts={attempts}",
-      env_extra={faults.FAIL_ONCE_ENV: "fig3/train/separable_nce@10",
-                 faults.MARKER_ENV: str(marker)})
+      **{faults.FAIL_ONCE_ENV: "fig3/train/separable_nce@10",
+         faults.MARKER_ENV: str(marker)})
   assert result.returncode == 0, result.stderr[-3000:]
   assert marker.exists()  # The fault did fire...
   run = tmp_path / "runs" / "claim2" / "fig3" / "separable_nce" / "seed_0"

@@ -1,20 +1,11 @@
 """Command-line tests: python -m infomax_tf.main in a subprocess."""
 
 import json
-import os
-import subprocess
-import sys
 
-import pytest
-
-from tests import conftest
+from tests import cli
 
 
-def run_main(*args, cwd=None):
-  env = dict(os.environ, INFOMAX_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "infomax_tf.main", *args],
-                        capture_output=True, text=True, env=env,
-                        cwd=cwd or conftest.REPO_ROOT, timeout=300)
+run_main = cli.run_main
 
 
 def test_helpfull_lists_the_flags():
@@ -48,31 +39,7 @@ def test_explicit_flags_override_the_profile(tmp_path):
   assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("flag,message", [
-    ("--claim=7", "value should be one of"),
-    ("--profile=huge", "value should be one of"),
-    ("--dataset=svhn", "value should be one of"),
-    ("--view=diagonal", "value should be one of"),
-    ("--runner=spark", "value should be one of"),
-    ("--seeds=0", "0 is not a positive integer"),
-    ("--flagfile=/nonexistent.flags", "nonexistent.flags"),
-])
-def test_bad_flags_exit_with_usage(flag, message):
-  result = run_main(flag)
-  assert result.returncode != 0
-  assert message in result.stderr
-
-
 def test_no_action_is_a_usage_error():
   result = run_main()
   assert result.returncode != 0
   assert "--claim" in result.stderr
-
-
-def test_workdir_that_is_a_file_is_a_clean_error(tmp_path):
-  target = tmp_path / "file"
-  target.write_text("precious")
-  result = run_main("--baseline", f"--workdir={target}")
-  assert result.returncode == 1
-  assert "is not a directory" in result.stderr
-  assert target.read_text() == "precious"

@@ -1,9 +1,6 @@
 """The claims end to end on the smoke profile, through the command line."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,27 +10,16 @@ import tensorflow_datasets as tfds
 from infomax_tf import config as config_lib
 from infomax_tf import report
 from pipelines import components
-from tests import conftest
+from tests import cli
 
 VERDICT_KEYS = {"claim", "supported", "profile", "dataset", "seeds",
                 "experiments"}
 CHECK_KEYS = {"name", "value", "threshold", "op", "passed"}
 
 
-def run_main(*args):
-  env = dict(os.environ, INFOMAX_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
-  return subprocess.run([sys.executable, "-m", "infomax_tf.main", *args],
-                        capture_output=True, text=True, env=env,
-                        cwd=conftest.REPO_ROOT, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def smoke_workdir(tmp_path_factory):
-  """Every claim once on the smoke profile (the expensive part, shared)."""
-  workdir = tmp_path_factory.mktemp("smoke")
-  result = run_main("--claim=all", "--profile=smoke", f"--workdir={workdir}")
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir, result
+@pytest.fixture
+def smoke_workdir(smoke_all):
+  return smoke_all
 
 
 @pytest.mark.parametrize("claim", ["1", "2", "3", "4"])
@@ -95,14 +81,14 @@ def test_rerun_is_served_from_the_cache_and_force_reruns(smoke_workdir):
   records_dir = workdir / "claim2" / components.RECORDS_DIR
   stamps = {p.name: p.stat().st_mtime_ns for p in records_dir.iterdir()}
   verdict = (workdir / "claim2" / "verdict.json").read_text()
-  again = run_main("--claim=2", "--profile=smoke", f"--workdir={workdir}")
+  again = cli.run_main("--claim=2", "--profile=smoke", f"--workdir={workdir}")
   assert again.returncode == 0, again.stderr[-3000:]
   assert "fig3/train/bilinear_nce/seeds_0-1: up to date" in again.stderr
   changed = [p.name for p in records_dir.iterdir()
              if p.stat().st_mtime_ns != stamps[p.name]]
   assert changed == ["data.json"]  # Data is always re-read; nothing trains.
   assert (workdir / "claim2" / "verdict.json").read_text() == verdict
-  forced = run_main("--claim=2", "--profile=smoke", f"--workdir={workdir}",
+  forced = cli.run_main("--claim=2", "--profile=smoke", f"--workdir={workdir}",
                     "--force")
   assert forced.returncode == 0, forced.stderr[-3000:]
   assert "fig3/train/bilinear_nce/seeds_0-1: running" in forced.stderr
@@ -111,7 +97,7 @@ def test_rerun_is_served_from_the_cache_and_force_reruns(smoke_workdir):
 
 
 def test_explicit_flags_override_the_profile(tmp_path):
-  result = run_main("--claim=2", "--profile=smoke", "--fig3_steps=10",
+  result = cli.run_main("--claim=2", "--profile=smoke", "--fig3_steps=10",
                     "--fig3_evals=1", "--seeds=1", "--fig3_critics=bilinear",
                     "--bounds=nce", "--noexport", f"--workdir={tmp_path}")
   assert result.returncode == 0, result.stderr[-3000:]
