@@ -44,6 +44,9 @@ _SEEDS = flags.DEFINE_integer("seeds", 1, "Seeds trained together per step.",
 _BATCH = flags.DEFINE_integer("batch_size", 128, "Batch size K.",
                               lower_bound=2)
 _JIT = flags.DEFINE_bool("jit_compile", True, "Compile steps with XLA.")
+_PRECISION = flags.DEFINE_enum(
+    "precision", "float32", ["float32", "mixed_bfloat16"],
+    "Compute precision of the InfoMax steps without Jacobians or inverses.")
 _JSON_OUT = flags.DEFINE_string("json_out", None,
                                 "Also append the JSON lines to this file.")
 _PROBE_EXAMPLES = flags.DEFINE_integer(
@@ -55,9 +58,12 @@ PAPER_KERNEL_SD = 1e-4
 MLP_LAYERS = (300, 300, 100)
 
 
-def train_configs(jit: bool, batch: int) -> dict[str, train.TrainConfig]:
-  """The paper's models for each benchmarked configuration."""
+def train_configs(jit: bool, batch: int,
+                  precision: str = "float32") -> dict[str, train.TrainConfig]:
+  """The paper's models for each benchmarked configuration (`precision` for
+  those that allow it)."""
   common = dict(batch_size=batch, jit_compile=jit, steps=1, n_evals=1)
+  mixed = dict(common, precision=precision)
   mlp = train.EncoderConfig("mlp", layer_sizes=MLP_LAYERS)
   return {
       "fig1ab": train.TrainConfig(
@@ -70,15 +76,15 @@ def train_configs(jit: bool, batch: int) -> dict[str, train.TrainConfig]:
                                       kernel_init_sd=PAPER_KERNEL_SD),
           critic="bilinear", noise_sd=0.05, jacobian=True, **common),
       "fig3_bilinear": train.TrainConfig(encoder=mlp, critic="bilinear",
-                                         **common),
+                                         **mixed),
       "fig3_separable": train.TrainConfig(encoder=mlp, critic="separable",
-                                          **common),
-      "fig3_concat": train.TrainConfig(encoder=mlp, critic="concat", **common),
+                                          **mixed),
+      "fig3_concat": train.TrainConfig(encoder=mlp, critic="concat", **mixed),
       "fig4ab_mlp": train.TrainConfig(encoder=mlp, critic="bilinear",
-                                      target=2.0, **common),
+                                      target=2.0, **mixed),
       "fig4ab_convnet": train.TrainConfig(
           encoder=train.EncoderConfig("convnet"), critic="bilinear",
-          target=2.0, **common),
+          target=2.0, **mixed),
   }
 
 
@@ -194,13 +200,14 @@ def bench_probe(views: data_lib.Views, examples: int) -> dict[str, Any]:
           "accuracy": accuracy, "variant": "sklearn saga"}
 
 
-def run_benchmarks(configs, seeds, steps, warmup, jit, batch, probe_examples):
+def run_benchmarks(configs, seeds, steps, warmup, jit, batch, probe_examples,
+                   precision="float32"):
   """Yields one result dict per configuration, as soon as it is measured."""
   unknown = [c for c in configs if c not in CONFIGS]
   if unknown:
     raise app.UsageError(f"unknown configs {unknown}; known: {CONFIGS}")
   views = data_lib.load_views("mnist5k")
-  models = train_configs(jit, batch)
+  models = train_configs(jit, batch, precision)
   for name in configs:
     if name == "probe":
       result = bench_probe(views, probe_examples)
@@ -209,6 +216,8 @@ def run_benchmarks(configs, seeds, steps, warmup, jit, batch, probe_examples):
     else:
       result = bench_train(name, models[name], views, seeds, steps, warmup)
     result["jit_compile"] = jit
+    result["precision"] = models[name].precision if name in models else \
+        "float32"
     yield result
 
 
@@ -218,7 +227,7 @@ def main(argv):
   try:
     for result in run_benchmarks(_CONFIGS.value, _SEEDS.value, _STEPS.value,
                                  _WARMUP.value, _JIT.value, _BATCH.value,
-                                 _PROBE_EXAMPLES.value):
+                                 _PROBE_EXAMPLES.value, _PRECISION.value):
       line = json.dumps(result, sort_keys=True)
       print(line, flush=True)
       if out:

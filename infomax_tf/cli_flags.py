@@ -76,13 +76,15 @@ _HELP = {
                            "checkpoint), on top of the runner's own retries.",
     "batch_size": "Training batch size K (the bound's number of pairs).",
     "eval_batch_size": "Batch size of test I_EST evaluation.",
-    "learning_rate": "Adam learning rate of InfoMax training.",
     "bounds": "MI bounds to train with (registry names, e.g. nce,nwj).",
     "seeds_per_program": "Seeds trained together in one compiled program "
                          "(0: all).",
     "jit_compile": "Compile training steps with XLA.",
+    "precision": "float32, or mixed_bfloat16 (bf16 compute, float32 weights "
+                 "and bounds) for fig3, fig4ab and kpair.",
     "export": "Export trained encoders as SavedModels.",
     "fig1ab_steps": "fig1ab: training steps.",
+    "fig1ab_learning_rate": "fig1ab: Adam learning rate.",
     "fig1ab_evals": "fig1ab: evaluations after step 0.",
     "fig1ab_couplings": "fig1ab: RealNVP coupling layers.",
     "fig1ab_hidden": "fig1ab: hidden widths of each coupling network.",
@@ -93,18 +95,22 @@ _HELP = {
     "fig1c_hidden": "fig1c: hidden widths of each coupling network.",
     "fig1c_encoder_learning_rate": "fig1c: the encoder's learning rate.",
     "fig2_steps": "fig2: training steps.",
+    "fig2_learning_rate": "fig2: Adam learning rate.",
     "fig2_evals": "fig2: evaluations after step 0.",
     "fig2_layers": "fig2: layers of the skip-connection MLP.",
     "fig2_noise_sd": "fig2: sd of the Gaussian noise on both views.",
     "fig2_jacobian_batch": "fig2: training examples whose Jacobians are "
                            "measured at each evaluation.",
     "fig3_steps": "fig3: training steps.",
+    "fig3_learning_rate": "fig3: Adam learning rate.",
     "fig3_evals": "fig3: evaluations after step 0.",
     "fig3_critics": "fig3: critics to compare.",
     "fig4ab_steps": "fig4ab: training steps.",
+    "fig4ab_learning_rate": "fig4ab: Adam learning rate.",
     "fig4ab_evals": "fig4ab: evaluations after step 0.",
     "fig4ab_targets": "fig4ab: target MI values t of the loss |I_EST - t|.",
     "kpair_steps": "kpair: training steps.",
+    "kpair_learning_rate": "kpair: Adam learning rate.",
     "kpair_evals": "kpair: evaluations after step 0.",
     "kpair_triplet_margin": "kpair: margin of the triplet loss.",
     "fig4c_steps": "fig4c: training steps.",
@@ -172,10 +178,15 @@ for _name in ("beam_stage_attempts", "batch_size", "eval_batch_size", "fig1ab_st
               "fig1c_couplings", "fig2_steps", "fig2_evals", "fig2_layers", "fig2_jacobian_batch",
               "fig3_steps", "fig3_evals", "fig4ab_steps", "fig4ab_evals",
               "kpair_steps", "kpair_evals", "fig4c_steps",
-              "fig4c_record_every", "learning_rate",
-              "fig1c_encoder_learning_rate", "fig4c_learning_rate"):
+              "fig4c_record_every", "fig1ab_learning_rate", "fig2_learning_rate",
+              "fig3_learning_rate", "fig4ab_learning_rate",
+              "kpair_learning_rate", "fig1c_encoder_learning_rate",
+              "fig4c_learning_rate"):
   _positive(_name)
 
+flags.register_validator(
+    "precision", lambda v: v in config.PRECISIONS,
+    message=f"--precision must be one of {', '.join(config.PRECISIONS)}")
 flags.register_validator("batch_size", lambda v: v >= 2,
                          message="--batch_size must be >= 2 (a bound needs "
                          "negatives)")

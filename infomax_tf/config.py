@@ -12,6 +12,7 @@ from typing import Optional
 PROFILES = ("smoke", "quick", "paper")
 CLAIMS = ("1", "2", "3", "4", "all")
 RUNNERS = ("local", "beam")
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 # The paper's pixel baseline: the probe on the noisy top half.
 BASELINE_NOISE_SD = 0.05
@@ -39,16 +40,17 @@ class Settings:
   # Shared training settings.
   batch_size: int = 128
   eval_batch_size: int = 512
-  learning_rate: float = 1e-4
   bounds: tuple[str, ...] = ("nce", "nwj")
   seeds_per_program: int = 0  # 0: all seeds of a configuration in one program.
   jit_compile: bool = True
+  precision: str = "float32"  # Or mixed_bfloat16 (fig3, fig4ab, kpair).
   export: bool = True
   # fig1ab: invertible RealNVP encoders, bilinear critic.
   fig1ab_steps: int = 21000
   fig1ab_evals: int = 21
   fig1ab_couplings: int = 30
   fig1ab_hidden: tuple[int, ...] = (512, 512)
+  fig1ab_learning_rate: float = 1e-4
   # fig1c: the adversarial stage on an affine RealNVP.
   fig1c_warmup_steps: int = 1000
   fig1c_iterations: int = 4000
@@ -62,18 +64,22 @@ class Settings:
   fig2_layers: int = 5
   fig2_noise_sd: float = 0.05
   fig2_jacobian_batch: int = 128
+  fig2_learning_rate: float = 1e-4
   # fig3: critics of growing capacity.
   fig3_steps: int = 21000
   fig3_evals: int = 21
   fig3_critics: tuple[str, ...] = ("bilinear", "separable", "concat")
+  fig3_learning_rate: float = 1e-4
   # fig4ab: ConvNet vs MLP at a target MI.
   fig4ab_steps: int = 21000
   fig4ab_evals: int = 21
   fig4ab_targets: tuple[float, ...] = (2.0, 4.0)
+  fig4ab_learning_rate: float = 1e-4
   # kpair: I_NCE with an inner-product critic vs the K-pair and triplet losses.
   kpair_steps: int = 21000
   kpair_evals: int = 21
   kpair_triplet_margin: float = 1.0
+  kpair_learning_rate: float = 1e-4
   # fig4c: non-iid negatives on a 2-D Gaussian.
   fig4c_steps: int = 20000
   fig4c_record_every: int = 100

@@ -18,6 +18,7 @@ same call resumes from it, and gives the same final metrics as an
 uninterrupted run.
 """
 
+import contextlib
 import dataclasses
 import math
 import sys
@@ -29,6 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from infomax_tf import config as config_lib
 from infomax_tf import critics as critics_lib
 from infomax_tf import data as data_lib
 from infomax_tf import diagnostics
@@ -41,6 +43,7 @@ from infomax_tf import probe
 from infomax_tf import tracking
 
 LOSSES = ("bound", "kpair", "triplet")
+PRECISIONS = config_lib.PRECISIONS
 
 # Training-set slice on which train I_EST is evaluated at every evaluation;
 # bounded so that evaluation stays a small fraction of a run.
@@ -98,6 +101,9 @@ class TrainConfig:
   jacobian_batch: int = 128  # Training examples whose Jacobians are measured.
   probe: bool = True
   jit_compile: bool = True
+  # "mixed_bfloat16": bf16 compute, float32 weights and bounds (Keras dtype
+  # policy), for encoders and critics without Jacobians or inverses.
+  precision: str = "float32"
 
   def validate(self, n_train: int, n_test: int) -> None:
     """Raises ConfigError for settings that cannot run or cannot be met."""
@@ -132,6 +138,14 @@ class TrainConfig:
           f"unknown loss {self.loss!r}; known: {', '.join(LOSSES)}")
     if self.loss != "bound" and self.target is not None:
       raise errors.ConfigError("a target t applies to the bound loss only")
+    if self.precision not in PRECISIONS:
+      raise errors.ConfigError(f"unknown precision {self.precision!r}; known: "
+                               f"{', '.join(PRECISIONS)}")
+    if self.precision != "float32" and (
+        self.jacobian or self.encoder.name.startswith("realnvp")):
+      raise errors.ConfigError(
+          "mixed precision is for encoders without Jacobian diagnostics or "
+          "inverses; it would blur exactly what those measure")
     if self.target is not None and bound == "nce":
       ceiling = math.log(self.batch_size)
       if self.target >= ceiling:
@@ -148,21 +162,34 @@ class TrainConfig:
     return dataclasses.asdict(self)
 
 
+@contextlib.contextmanager
+def _dtype_policy(name: str):
+  """Layers built inside use this Keras dtype policy."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(name)
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
+
+
 class Trainee:
   """One seed's models and optimiser."""
 
   def __init__(self, config: TrainConfig, views: data_lib.Views, seed: int):
     self.seed = seed
     dim = views.view_dim
-    # Distinct, seed-derived initialisations for the three networks.
-    self.g1 = config.encoder.build(dim, views.view_shape, seed=1000 * seed + 1)
-    self.g2 = config.encoder.build(views.x2_train.shape[1], views.view_shape,
-                                   seed=1000 * seed + 2)
-    critic_kwargs = {}
-    if config.critic_hidden_units is not None:
-      critic_kwargs["hidden_units"] = tuple(config.critic_hidden_units)
-    self.critic = critics_lib.get_critic(config.critic, seed=1000 * seed + 3,
-                                         **critic_kwargs)
+    with _dtype_policy(config.precision):
+      # Distinct, seed-derived initialisations for the three networks.
+      self.g1 = config.encoder.build(dim, views.view_shape,
+                                     seed=1000 * seed + 1)
+      self.g2 = config.encoder.build(views.x2_train.shape[1], views.view_shape,
+                                     seed=1000 * seed + 2)
+      critic_kwargs = {}
+      if config.critic_hidden_units is not None:
+        critic_kwargs["hidden_units"] = tuple(config.critic_hidden_units)
+      self.critic = critics_lib.get_critic(
+          config.critic, seed=1000 * seed + 3, **critic_kwargs)
     probe_x = tf.zeros([2, dim])
     self.critic(self.g1(probe_x), self.g2(tf.zeros([2, views.x2_train.shape[1]])))
     self.variables = (self.g1.trainable_variables +
@@ -203,6 +230,8 @@ def objective(mi: tf.Tensor, target: Optional[float]) -> tf.Tensor:
 def training_loss(config: TrainConfig, bound, z1: tf.Tensor, z2: tf.Tensor,
                   scores: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   """(loss, I_EST) of a batch under the configured objective."""
+  # Bounds and losses in float32, whatever the compute precision.
+  z1, z2, scores = (tf.cast(t, tf.float32) for t in (z1, z2, scores))
   mi = bound(scores)
   if config.loss == "kpair":
     return metric_learning.k_pair_mc_loss(z1, z2), mi
@@ -265,7 +294,7 @@ class _Evaluator:
 
     @tf.function(input_signature=[spec1], jit_compile=config.jit_compile)
     def encode(x):
-      return trainee.g1(x)
+      return tf.cast(trainee.g1(x), tf.float32)
 
     self._batch_bound = batch_bound
     self._encode = encode

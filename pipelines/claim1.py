@@ -27,7 +27,7 @@ def fig1ab_config(settings: config_lib.Settings, bound: str):
           kernel_init_sd=PAPER_KERNEL_SD),
       critic="bilinear", bound=bound, steps=settings.fig1ab_steps,
       n_evals=settings.fig1ab_evals, batch_size=settings.batch_size,
-      learning_rate=settings.learning_rate,
+      learning_rate=settings.fig1ab_learning_rate,
       eval_batch_size=settings.eval_batch_size,
       jit_compile=settings.jit_compile)
 
@@ -39,7 +39,7 @@ def fig2_config(settings: config_lib.Settings, bound: str):
           kernel_init_sd=PAPER_KERNEL_SD),
       critic="bilinear", bound=bound, steps=settings.fig2_steps,
       n_evals=settings.fig2_evals, batch_size=settings.batch_size,
-      learning_rate=settings.learning_rate,
+      learning_rate=settings.fig2_learning_rate,
       eval_batch_size=settings.eval_batch_size,
       noise_sd=settings.fig2_noise_sd, jacobian=True,
       jacobian_batch=settings.fig2_jacobian_batch,
@@ -98,17 +98,13 @@ def build(settings: config_lib.Settings) -> components.Pipeline:
   stages.append(fig1c)
 
   def gather(context):
-    baseline = common.baseline_accuracy(context)
-    results = []
-    for experiment in ("fig1ab", "fig2"):
-      results.append({
-          "id": experiment, "baseline": baseline, "scalars": {},
-          "true_mi": None,
-          "runs": common.records_by_config(context, experiment,
-                                           settings.bounds, settings)})
+    results = [common.experiment_results(context, experiment,
+                                         settings.bounds, settings)
+               for experiment in ("fig1ab", "fig2")]
     fig1c_records = context.results[fig1c.name]["records"]
     results.append({
-        "id": "fig1c", "baseline": baseline, "scalars": {}, "true_mi": None,
+        "id": "fig1c", "baseline": common.baseline_accuracy(context),
+        "scalars": {}, "true_mi": None,
         "runs": {"adversarial": [fig1c_records[str(s)]
                                  for s in settings.seed_list()]}})
     return results

@@ -20,30 +20,13 @@ def fig3_config(settings: config_lib.Settings, critic: str, bound: str):
       encoder=train.EncoderConfig("mlp", layer_sizes=ENCODER_LAYERS),
       critic=critic, bound=bound, steps=settings.fig3_steps,
       n_evals=settings.fig3_evals, batch_size=settings.batch_size,
-      learning_rate=settings.learning_rate,
+      learning_rate=settings.fig3_learning_rate,
       eval_batch_size=settings.eval_batch_size,
+      precision=settings.precision,
       jit_compile=settings.jit_compile)
 
 
 def build(settings: config_lib.Settings) -> components.Pipeline:
-  stages = [common.data_stage(settings), common.baseline_stage(settings)]
-  names = []
-  for critic in settings.fig3_critics:
-    for bound in settings.bounds:
-      name = report.fig3_config(critic, bound)
-      names.append(name)
-      stages += common.train_stages(
-          settings, "fig3", name, fig3_config(settings, critic, bound),
-          {"experiment": "fig3", "profile": settings.profile})
-
-  def gather(context):
-    return [{"id": "fig3", "baseline": common.baseline_accuracy(context),
-             "scalars": {}, "true_mi": None,
-             "runs": common.records_by_config(context, "fig3", names,
-                                              settings)}]
-
-  training = [s.name for s in stages if "/train/" in s.name]
-  stages.append(common.report_stage(
-      CLAIM, settings,
-      (common.DATA_STAGE, common.BASELINE_STAGE) + tuple(training), gather))
-  return components.Pipeline(f"claim{CLAIM}", tuple(stages))
+  return common.training_claim(CLAIM, settings, "fig3", {
+      report.fig3_config(critic, bound): fig3_config(settings, critic, bound)
+      for critic in settings.fig3_critics for bound in settings.bounds})

@@ -28,32 +28,16 @@ def fig4ab_config(settings: config_lib.Settings, encoder: str, bound: str,
   return train.TrainConfig(
       encoder=ENCODERS[encoder], critic="bilinear", bound=bound, target=target,
       steps=settings.fig4ab_steps, n_evals=settings.fig4ab_evals,
-      batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+      batch_size=settings.batch_size,
+      learning_rate=settings.fig4ab_learning_rate,
       eval_batch_size=settings.eval_batch_size,
+      precision=settings.precision,
       jit_compile=settings.jit_compile and JIT_HELPS[encoder])
 
 
 def build(settings: config_lib.Settings) -> components.Pipeline:
-  stages = [common.data_stage(settings), common.baseline_stage(settings)]
-  names = []
-  for target in settings.fig4ab_targets:
-    for bound in settings.bounds:
-      for encoder in ENCODERS:
-        name = report.fig4ab_config(encoder, bound, target)
-        names.append(name)
-        stages += common.train_stages(
-            settings, "fig4ab", name,
-            fig4ab_config(settings, encoder, bound, target),
-            {"experiment": "fig4ab", "profile": settings.profile})
-
-  def gather(context):
-    return [{"id": "fig4ab", "baseline": common.baseline_accuracy(context),
-             "scalars": {}, "true_mi": None,
-             "runs": common.records_by_config(context, "fig4ab", names,
-                                              settings)}]
-
-  training = [s.name for s in stages if "/train/" in s.name]
-  stages.append(common.report_stage(
-      CLAIM, settings,
-      (common.DATA_STAGE, common.BASELINE_STAGE) + tuple(training), gather))
-  return components.Pipeline(f"claim{CLAIM}", tuple(stages))
+  return common.training_claim(CLAIM, settings, "fig4ab", {
+      report.fig4ab_config(encoder, bound, target):
+          fig4ab_config(settings, encoder, bound, target)
+      for target in settings.fig4ab_targets for bound in settings.bounds
+      for encoder in ENCODERS})

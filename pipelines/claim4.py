@@ -32,8 +32,9 @@ def kpair_config(settings: config_lib.Settings, loss: str):
       critic="inner", bound="nce", loss="bound" if loss == "nce" else loss,
       triplet_margin=settings.kpair_triplet_margin, steps=settings.kpair_steps,
       n_evals=settings.kpair_evals, batch_size=settings.batch_size,
-      learning_rate=settings.learning_rate,
+      learning_rate=settings.kpair_learning_rate,
       eval_batch_size=settings.eval_batch_size,
+      precision=settings.precision,
       jit_compile=settings.jit_compile)
 
 
@@ -116,17 +117,14 @@ def build(settings: config_lib.Settings) -> components.Pipeline:
   stages += [identity, fig4c]
 
   def gather(context):
-    runs = common.records_by_config(context, "kpair", LOSSES, settings)
+    kpair = common.experiment_results(context, "kpair", LOSSES, settings)
     final = lambda loss: [seed_records[-1]["accuracy"]
-                          for seed_records in runs[loss]]
+                          for seed_records in kpair["runs"][loss]]
     gaps = context.results[identity.name]["identity_gap"]
-    kpair = {"id": "kpair", "baseline": common.baseline_accuracy(context),
-             "true_mi": None, "runs": runs,
-             "scalars": {"identity_gap": [gaps[str(s)]
-                                          for s in settings.seed_list()],
-                         "accuracy_nce": final("nce"),
-                         "accuracy_kpair": final("kpair"),
-                         "accuracy_triplet": final("triplet")}}
+    kpair["scalars"] = {
+        "identity_gap": [gaps[str(s)] for s in settings.seed_list()],
+        "accuracy_nce": final("nce"), "accuracy_kpair": final("kpair"),
+        "accuracy_triplet": final("triplet")}
     fig4c_result = context.results[fig4c.name]
     noniid = {"id": "fig4c", "baseline": None, "scalars": {},
               "true_mi": fig4c_result["true_mi"], "runs": fig4c_result["runs"]}

@@ -173,6 +173,34 @@ def records_by_config(context: components.Context, experiment: str,
   return runs
 
 
+def experiment_results(context: components.Context, experiment: str,
+                       config_names: Sequence[str],
+                       settings: config_lib.Settings) -> dict[str, Any]:
+  """The report's input for an experiment made of training runs."""
+  return {"id": experiment, "baseline": baseline_accuracy(context),
+          "scalars": {}, "true_mi": None,
+          "runs": records_by_config(context, experiment, config_names,
+                                    settings)}
+
+
+def training_claim(claim: str, settings: config_lib.Settings, experiment: str,
+                   configs: dict[str, train.TrainConfig]
+                   ) -> components.Pipeline:
+  """A claim made of one experiment's training runs: data, pixel baseline,
+  training (and export) per configuration, report."""
+  stages = [data_stage(settings), baseline_stage(settings)]
+  for name, train_config in configs.items():
+    stages += train_stages(settings, experiment, name, train_config,
+                           {"experiment": experiment,
+                            "profile": settings.profile})
+  training = [s.name for s in stages if "/train/" in s.name]
+  stages.append(report_stage(
+      claim, settings, (DATA_STAGE, BASELINE_STAGE) + tuple(training),
+      lambda context: [experiment_results(context, experiment, list(configs),
+                                          settings)]))
+  return components.Pipeline(f"claim{claim}", tuple(stages))
+
+
 def report_stage(claim: str, settings: config_lib.Settings,
                  inputs: Sequence[str],
                  gather: Callable[[components.Context], list[dict[str, Any]]]

@@ -43,3 +43,26 @@ def test_no_action_is_a_usage_error():
   result = run_main()
   assert result.returncode != 0
   assert "--claim" in result.stderr
+
+
+def test_the_paper_flagfile_is_the_protocol_the_defaults_encode():
+  """flags/paper/profile.flags spells out config.Settings' defaults."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import os  # pylint: disable=g-import-not-at-top
+  from infomax_tf import config  # pylint: disable=g-import-not-at-top
+  from tests import conftest  # pylint: disable=g-import-not-at-top
+  path = os.path.join(conftest.REPO_ROOT, "flags", "paper", "profile.flags")
+  values = dict(line.strip()[2:].split("=", 1) for line in open(path)
+                if line.startswith("--"))
+  defaults = config.Settings()
+  assert values.pop("dataset") == defaults.data.dataset
+  for name, text in values.items():
+    default = getattr(defaults, name)
+    if isinstance(default, tuple):
+      parsed = tuple(type(default[0])(v) for v in text.split(","))
+    else:
+      parsed = type(default)(float(text) if isinstance(default, int) and
+                             "e" in text else text)
+    assert parsed == default, name
+  fields = {f.name for f in dataclasses.fields(config.Settings)}
+  assert set(values) <= fields

@@ -114,7 +114,8 @@ def test_explicit_flags_override_the_profile(tmp_path):
 
 def _smoke_settings(workdir, **overrides):
   values = dict(profile="smoke", seeds=1, batch_size=64, eval_batch_size=50,
-                learning_rate=3e-4, fig3_steps=6, fig3_evals=1,
+                fig3_learning_rate=3e-4, fig4ab_learning_rate=3e-4,
+                fig3_steps=6, fig3_evals=1,
                 fig4ab_steps=6, fig4ab_evals=1, export=False,
                 workdir=str(workdir))
   values.update(overrides)

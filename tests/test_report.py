@@ -520,3 +520,28 @@ def test_write_summary(tmp_path):
   with open(json_path, encoding="utf-8") as f:
     assert json.load(f)["supported"] is False
   assert sorted(os.listdir(tmp_path)) == ["s.md", "summary.json"]
+
+
+def test_compute_time_counts_a_seed_group_once():
+  shared = {"step": 10, "train_seconds": 4.0, "eval_seconds": 1.0,
+            "compile_seconds": 2.0}
+  results = [{"id": "fig3", "runs": {
+      "bilinear_nce": [[{"step": 0, "eval_seconds": 1.0}, shared],
+                       [{"step": 0, "eval_seconds": 1.0}, dict(shared)]],
+      "concat_nce": [[{"step": 0, "eval_seconds": 3.0, "train_seconds": None}]],
+  }}]
+  timing = report.compute_time(results)
+  assert timing["train_seconds"] == 4.0
+  assert timing["eval_seconds"] == 5.0
+  assert timing["compile_seconds"] == 2.0
+  assert timing["eval_fraction"] == pytest.approx(5.0 / 11.0)
+  assert report.compute_time([])["eval_fraction"] is None
+
+
+def test_inclusive_checks_absorb_float_representation_error():
+  # 0.838 − 0.837 is one test image in 1,000, i.e. exactly the 1e-3 allowed.
+  assert 0.838 - 0.837 > 1e-3
+  assert report._check("k", (0.838 - 0.837, None), "<=", 1e-3)["passed"]  # pylint: disable=protected-access
+  assert not report._check("k", (0.0011, None), "<=", 1e-3)["passed"]  # pylint: disable=protected-access
+  assert report._check("k", (0.3 - 0.1, None), ">=", 0.2)["passed"]  # pylint: disable=protected-access
+  assert not report._check("k", (0.0, None), ">", 0.0)["passed"]  # pylint: disable=protected-access

@@ -235,3 +235,19 @@ def test_triplet_loss_learns_a_useful_code(tmp_path):
   records = run(tmp_path, small_config(critic="inner", loss="triplet"))[0]
   assert records[-1]["train_loss"] < records[0]["train_loss"]
   assert records[-1]["accuracy"] > 0.6
+
+
+def test_mixed_bfloat16_trains_with_float32_weights_and_bounds(tmp_path):
+  config = small_config(precision="mixed_bfloat16")
+  records = run(tmp_path, config)[0]
+  assert records[-1]["test_mi"] > records[0]["test_mi"] + 0.5
+  trainee = train.Trainee(config, toy.cluster_views(), seed=0)
+  assert all(v.dtype == "float32" for v in trainee.variables)
+  assert trainee.g1(np.zeros((2, 8), np.float32)).dtype == tf.bfloat16
+  # The global Keras policy is left as it was.
+  assert train.keras.config.dtype_policy().name == "float32"
+
+
+def test_mixed_precision_is_refused_where_it_would_blur_diagnostics(tmp_path):
+  with pytest.raises(errors.ConfigError, match="mixed precision"):
+    run(tmp_path, small_config(precision="mixed_bfloat16", jacobian=True))
