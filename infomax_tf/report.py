@@ -991,14 +991,15 @@ TIMING_KEYS = ("train_seconds", "eval_seconds", "compile_seconds")
 def compute_time(experiment_results: list) -> dict:
   """Seconds spent training, evaluating and compiling.
 
-  Records carry the time since the previous evaluation. Seeds trained in one
-  program share their group's times, so identical (step, times) entries of a
-  configuration are counted once.
+  Records carry the time since the previous evaluation. Runs trained in one
+  program (the seeds of a group; fig4c's every configuration) share their
+  program's times, so identical (step, times) entries of an experiment are
+  counted once.
   """
   totals = dict.fromkeys(TIMING_KEYS, 0.0)
   for results in experiment_results:
+    seen = set()
     for seeds in (results.get("runs") or {}).values():
-      seen = set()
       for records in seeds:
         for record in records or []:
           times = tuple(_finite_or_none((record or {}).get(k)) or 0.0

@@ -379,3 +379,12 @@ def test_pipeline_works_under_tf_function():
     return tf.reduce_sum(a) + tf.reduce_sum(b)
 
   assert float(total(iter(ds))) == 24.0
+
+
+def test_mnist5k_is_not_grouped_by_class():
+  """Evaluation batches are consecutive: each must mix the classes."""
+  images = data.load_mnist5k()
+  for labels in (images.train_labels, images.test_labels):
+    first_batch = labels[:128]
+    assert len(np.unique(first_batch)) == 10
+    assert np.bincount(first_batch).max() < 30
