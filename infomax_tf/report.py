@@ -1021,9 +1021,8 @@ def _compute_lines(timing: dict) -> list:
   return ["", "## Compute", "",
           f"Training {timing['train_seconds']:.0f} s, evaluation "
           f"{timing['eval_seconds']:.0f} s ({100 * timing['eval_fraction']:.0f}%"
-          f" of the total), compilation {timing['compile_seconds']:.0f} s. "
-          "Seeds of a configuration train together, so a group's time is "
-          "counted once per seed here."]
+          f" of the total), compilation {timing['compile_seconds']:.0f} s "
+          "(wall time of the training programs, each counted once)."]
 
 
 def write_report(claim_verdict: dict,  # pylint: disable=redefined-outer-name
