@@ -65,6 +65,13 @@ def _kernel_initializer(kernel_init_sd: Optional[float], seed: int):
   return keras.initializers.TruncatedNormal(stddev=kernel_init_sd, seed=seed)
 
 
+def _build_dense_stack(dense_layers, width: int) -> None:
+  """Builds consecutive Dense layers, each on the previous one's width."""
+  for layer in dense_layers:
+    layer.build((None, width))
+    width = layer.units
+
+
 def is_invertible(encoder: Any) -> bool:
   """Whether `encoder` is a bijection with an `inverse(z)` method."""
   return bool(getattr(encoder, "invertible", False)) and callable(
@@ -137,10 +144,7 @@ class MLP(keras.Model):
     return self.layer_sizes[-1]
 
   def build(self, input_shape):
-    width = input_shape[-1]
-    for layer in self.dense_layers:
-      layer.build((None, width))
-      width = layer.units
+    _build_dense_stack(self.dense_layers, input_shape[-1])
 
   def call(self, inputs):
     x = inputs
@@ -311,10 +315,7 @@ class CouplingNet(keras.layers.Layer):
     ]
 
   def build(self, input_shape):
-    width = input_shape[-1]
-    for layer in self.dense_layers:
-      layer.build((None, width))
-      width = layer.units
+    _build_dense_stack(self.dense_layers, input_shape[-1])
 
   def call(self, inputs):
     x = inputs

@@ -702,9 +702,9 @@ _SAMPLING_COLORS = {"noniid": "tab:red", "iid": "tab:blue"}
 _BOUND_NAMES = {"nce": "I_NCE", "nwj": "I_NWJ"}
 
 
-def _plot_fig1ab(results, out_dir):
-  fig, axes = _new_figure(1, 2, "Fig. 1a–b: invertible RealNVP encoders")
-  for ax, key in zip(axes[0], ("test_mi", "accuracy")):
+def _plot_bound_curves(axes, results):
+  """Test I_EST and probe accuracy against step, one curve per bound."""
+  for ax, key in zip(axes, ("test_mi", "accuracy")):
     drew = False
     for bound in BOUNDS:
       drew |= _curve(ax, results, bound, key, label=_BOUND_NAMES[bound],
@@ -713,6 +713,11 @@ def _plot_fig1ab(results, out_dir):
       _baseline_line(ax, results)
     _finish_axes(ax, title=METRIC_LABELS[key], xlabel="step",
                  ylabel=METRIC_LABELS[key], drew=drew)
+
+
+def _plot_fig1ab(results, out_dir):
+  fig, axes = _new_figure(1, 2, "Fig. 1a–b: invertible RealNVP encoders")
+  _plot_bound_curves(axes[0], results)
   return [_save_figure(fig, out_dir, "fig1ab.png")]
 
 
@@ -761,15 +766,7 @@ def _percentile_bands(ax, results, config, color) -> bool:
 
 def _plot_fig2(results, out_dir):
   fig, axes = _new_figure(1, 4, "Fig. 2: MLP with skip connections")
-  for ax, key in zip(axes[0][:2], ("test_mi", "accuracy")):
-    drew = False
-    for bound in BOUNDS:
-      drew |= _curve(ax, results, bound, key, label=_BOUND_NAMES[bound],
-                     color=_BOUND_COLORS[bound])
-    if key == "accuracy":
-      _baseline_line(ax, results)
-    _finish_axes(ax, title=METRIC_LABELS[key], xlabel="step",
-                 ylabel=METRIC_LABELS[key], drew=drew)
+  _plot_bound_curves(axes[0][:2], results)
   for ax, bound in zip(axes[0][2:], BOUNDS):
     drew = _percentile_bands(ax, results, bound, _BOUND_COLORS[bound])
     _finish_axes(ax, title=f"log condition number, {_BOUND_NAMES[bound]}",
