@@ -81,7 +81,7 @@ _HELP = {
                          "(0: all).",
     "jit_compile": "Compile training steps with XLA.",
     "precision": "float32, or mixed_bfloat16 (bf16 compute, float32 weights "
-                 "and bounds) for fig3, fig4ab and kpair.",
+                 "and bounds) for fig3 and fig4ab.",
     "export": "Export trained encoders as SavedModels.",
     "fig1ab_steps": "fig1ab: training steps.",
     "fig1ab_learning_rate": "fig1ab: Adam learning rate.",

@@ -43,7 +43,7 @@ class Settings:
   bounds: tuple[str, ...] = ("nce", "nwj")
   seeds_per_program: int = 0  # 0: all seeds of a configuration in one program.
   jit_compile: bool = True
-  precision: str = "float32"  # Or mixed_bfloat16 (fig3, fig4ab, kpair).
+  precision: str = "float32"  # Or mixed_bfloat16 (fig3, fig4ab).
   export: bool = True
   # fig1ab: invertible RealNVP encoders, bilinear critic.
   fig1ab_steps: int = 21000

@@ -67,6 +67,10 @@ class InnerProductCritic(keras.layers.Layer):
   """
 
   def __init__(self, seed: Optional[int] = None, **kwargs):
+    # Always float32, even under a mixed-precision policy: it has no weights,
+    # so bfloat16 would save nothing, and rounding its scores would break
+    # I_NCE(z1 z2ᵀ) ≡ log K − L_K-pair(z1, z2), which claim 4 checks.
+    kwargs.setdefault("dtype", "float32")
     super().__init__(**kwargs)
     self.seed = seed
 

@@ -44,6 +44,22 @@ def test_inner_product_scores():
   np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_inner_product_scores_in_float32_under_mixed_precision():
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy("mixed_bfloat16")
+  try:
+    critic = critics.get_critic("inner")
+  finally:
+    keras.config.set_dtype_policy(previous)
+  z1, z2 = (tf.cast(tf.random.stateless_normal([16, 8], [s, 0]), tf.bfloat16)
+            for s in (1, 2))
+  scores = critic(z1, z2)
+  assert scores.dtype == tf.float32
+  np.testing.assert_array_equal(
+      scores, tf.matmul(tf.cast(z1, tf.float32), tf.cast(z2, tf.float32),
+                        transpose_b=True))
+
+
 @pytest.mark.parametrize("dims", [(5, 5), (3, 8)])
 def test_bilinear_scores_are_x_w_y(dims):
   z1, z2 = _codes(6, dims[0], 0), _codes(6, dims[1], 1)
