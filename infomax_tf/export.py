@@ -27,6 +27,7 @@ from typing import Any, Optional
 import tensorflow as tf
 
 from infomax_tf import encoders as encoders_lib
+from infomax_tf import faults
 
 SERVING_SIGNATURE = "serving_default"
 INVERSE_SIGNATURE = "inverse"
@@ -125,6 +126,7 @@ def export_encoder(encoder: Any,
   staged = os.path.join(parent, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
   try:
     tf.saved_model.save(module, staged, signatures=signatures)
+    faults.maybe_kill("export")  # Reliability tests: killed while staged.
     _move_into_place(staged, target)
   finally:
     if tf.io.gfile.exists(staged):

@@ -22,7 +22,7 @@ def run_main(*args, timeout=900, **env_extra):
                         timeout=timeout)
 
 
-def start_main(*args):
+def start_main(*args, **env_extra):
   return subprocess.Popen(command(*args), stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True,
-                          env=environment(), cwd=conftest.REPO_ROOT)
+                          env=environment(**env_extra), cwd=conftest.REPO_ROOT)

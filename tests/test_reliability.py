@@ -13,6 +13,7 @@ import pytest
 
 from infomax_tf import data
 from infomax_tf import errors
+from infomax_tf import faults
 from infomax_tf import train
 from tests import cli
 from tests import test_data
@@ -254,8 +255,9 @@ KILL_POINTS = {
     # Mid-evaluation: the first evaluation record of a run was just written,
     # the others of its group are being evaluated.
     "evaluation": _exists("claim2/fig3/concat_nce/seed_0/metrics.jsonl"),
-    # Mid-export: a SavedModel is being staged.
-    "export": _exists("claim2/fig3/bilinear_nwj/seed_*/export/.g*.tmp-*"),
+    # Mid-export: a SavedModel is staged, not yet in place. Too brief to hit
+    # by polling, so the process kills itself there (faults.maybe_kill).
+    "export": "self",
     # Mid-report: figures are being drawn.
     "report": _exists("claim2/figures"),
 }
@@ -275,14 +277,23 @@ def _same_verdict(a, b):
 @pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_sigkill_then_rerun_gives_the_same_verdict(tmp_path, reference_verdict,
                                                    point):
-  job = cli.start_main(*SMOKE_CLAIM2, f"--workdir={tmp_path}")
-  deadline = time.time() + 300
-  while not KILL_POINTS[point](tmp_path):
-    assert job.poll() is None, f"finished before the kill point {point}"
-    assert time.time() < deadline
-    time.sleep(0.02)
-  job.send_signal(signal.SIGKILL)
-  job.wait()
+  marker = tmp_path.parent / f"{tmp_path.name}.killed"
+  if KILL_POINTS[point] == "self":
+    job = cli.start_main(*SMOKE_CLAIM2, f"--workdir={tmp_path}",
+                         **{faults.KILL_AT_ENV: point,
+                            faults.MARKER_ENV: str(marker)})
+    assert job.wait(300) == -signal.SIGKILL
+    assert marker.read_text() == f"{point}\n"
+    assert list(tmp_path.glob("claim2/**/export/.g*.tmp-*"))  # Staged.
+  else:
+    job = cli.start_main(*SMOKE_CLAIM2, f"--workdir={tmp_path}")
+    deadline = time.time() + 300
+    while not KILL_POINTS[point](tmp_path):
+      assert job.poll() is None, f"finished before the kill point {point}"
+      assert time.time() < deadline
+      time.sleep(0.02)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
   assert not (tmp_path / "claim2" / "verdict.json").exists() or \
       point == "report"
   rerun = run_main(*SMOKE_CLAIM2, f"--workdir={tmp_path}")
