@@ -198,8 +198,14 @@ def test_sigkill_and_resume_equals_an_uninterrupted_run(tmp_path):
   job = _start_job(tmp_path, "killed")
   checkpoints = tmp_path / "killed" / "checkpoints"
   deadline = time.time() + 240
-  # Kill mid-run: after the checkpoint of step 150, while training on.
-  while not (checkpoints / "ckpt-150.index").exists():
+  # Kill mid-run: the newest checkpoint is of step 150 to 350, so training
+  # goes on. (A range, not one file: only the last two are kept.)
+  def mid_run():
+    steps = [int(p.name[len("ckpt-"):-len(".index")])
+             for p in checkpoints.glob("ckpt-*.index")]
+    return bool(steps) and 150 <= max(steps) <= 350
+
+  while not mid_run():
     assert job.poll() is None, job.stderr.read().decode()[-2000:]
     assert time.time() < deadline, "job made no progress"
     time.sleep(0.05)
